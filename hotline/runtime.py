@@ -1,0 +1,168 @@
+"""Start and stop the whole product in one process tree (the embedded default).
+
+Main process: asyncio loop with the IVR controller, the journal writer and the HTTP API.
+Child processes: the Kamailio SIP front, the pjsua2 media workers, the TTS engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from business.db import create_schema, make_engine, make_session_factory
+from business.demo import load_demo_data
+from business.journal import Journal
+from hotline.app import create_app
+from hotline.metrics import Metrics
+from hotline.settings import Settings
+from ivr.actions import ACTION_NAMES, ActionContext
+from ivr.controller import IvrController
+from ivr.flow import FlowRepository, PromptBook
+from ivr.media.server import MediaServer
+from ivr.tts import EspeakSynthesizer, TtsUnavailable
+
+log = logging.getLogger("hotline")
+
+
+class StartupError(RuntimeError):
+    """The product cannot start; the message says why and what to do."""
+
+
+@dataclass
+class Product:
+    """Everything one running product holds; the HTTP API reads from it."""
+
+    settings: Settings
+    metrics: Metrics
+    session_factory: object
+    journal: Journal
+    controller: IvrController
+    media: MediaServer
+
+
+def _prepare_dirs(settings: Settings) -> None:
+    for folder in (settings.data_dir, settings.recordings_dir, settings.prompt_cache_dir,
+                   settings.journal_dir, settings.data_dir / "logs"):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _check_binaries() -> None:
+    for binary, package in (("espeak-ng", "espeak-ng"), ("kamailio", "kamailio")):
+        if shutil.which(binary) is None and not shutil.which(binary, path="/usr/sbin"):
+            raise StartupError(f"找不到 {binary}。请安装 Debian 软件包：apt-get install {package}")
+
+
+def _open_database(settings: Settings):
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        create_schema(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error means the same to the operator
+        raise StartupError(f"无法连接数据库 {engine.url!r}: {exc}") from exc
+    session_factory = make_session_factory(engine)
+    load_demo_data(session_factory)
+    return engine, session_factory
+
+
+@contextlib.asynccontextmanager
+async def running_product(settings: Settings) -> AsyncIterator[Product]:
+    """Start every part; on exit hang up what is left and stop everything that was started."""
+    _prepare_dirs(settings)
+    _check_binaries()
+    engine, session_factory = await asyncio.to_thread(_open_database, settings)
+    metrics = Metrics()
+    journal = Journal(settings.journal_dir, session_factory)
+    synth = EspeakSynthesizer(settings.prompt_cache_dir, voice=settings.tts_voice)
+    try:
+        await synth.start()
+    except TtsUnavailable as exc:
+        raise StartupError(str(exc)) from exc
+    prompts = PromptBook(settings.prompts_file)
+    flows = FlowRepository(settings.flows_dir, prompts, ACTION_NAMES)
+    controller = IvrController(settings=settings, flows=flows, prompts=prompts, synth=synth,
+                               actions=ActionContext(session_factory, journal), journal=journal,
+                               metrics=metrics)
+    media = MediaServer(settings, controller.on_incoming)
+    stop_journal = asyncio.Event()
+    journal_task = asyncio.create_task(journal.run(stop_journal))
+    try:
+        await controller.prepare()
+        await media.start()
+        log.info("热线已启动: sip:95598@%s:%d, http://%s:%d/docs", settings.address,
+                 settings.sip_port, settings.address, settings.http_port)
+        yield Product(settings, metrics, session_factory, journal, controller, media)
+    finally:
+        await controller.hangup_all()
+        await media.stop()
+        stop_journal.set()
+        await journal_task
+        await synth.close()
+        engine.dispose()
+        log.info("热线已停止")
+
+
+async def drain_calls(settings: Settings, controller: IvrController, media: MediaServer) -> None:
+    """Accept no new calls; let calls in progress finish, up to the drain timeout."""
+    log.info("停止中: 不再接受新呼叫，等待进行中的通话（最长 %.0f 秒）",
+             settings.drain_timeout_seconds)
+    controller.drain()
+    await media.drain()
+    if not await controller.wait_idle(settings.drain_timeout_seconds):
+        log.warning("排空超时，挂断剩余通话")
+
+
+def product_health(product: Product) -> dict[str, Any]:
+    """Health of the parts, also refreshing the gauges that /metrics shows."""
+    stats = product.media.stats()
+    for worker in stats.workers:
+        label = str(worker.worker_id)
+        product.metrics.worker_up.labels(worker=label).set(1 if worker.ready else 0)
+        product.metrics.worker_legs.labels(worker=label).set(worker.legs_in_use)
+        product.metrics.worker_restarts.labels(worker=label).set(worker.restarts)
+    pending = product.journal.pending_count()
+    product.metrics.journal_pending.set(pending)
+    workers_ready = sum(1 for worker in stats.workers if worker.ready)
+    return {"media": stats.as_dict(), "workers_ready": workers_ready,
+            "calls_in_progress": len(product.controller.active_calls()),
+            "journal_pending": pending}
+
+
+def build_api(product: Product):
+    return create_app(session_factory=product.session_factory, journal=product.journal,
+                      metrics=product.metrics, active_calls=product.controller.active_calls,
+                      health=lambda: product_health(product))
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the product drains calls first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_forever(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_product(settings) as product:
+        config = uvicorn.Config(build_api(product), host=settings.address,
+                                port=settings.http_port, log_config=None, access_log=False)
+        api = _ApiServer(config)
+        api_task = asyncio.create_task(api.serve())
+        stop_task = asyncio.create_task(stop.wait())
+        await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if api_task.done():  # the API could not start (port taken ...): nothing to drain for
+            stop_task.cancel()
+            raise StartupError(f"HTTP API 无法在 {settings.address}:{settings.http_port} 监听")
+        await drain_calls(settings, product.controller, product.media)
+        api.should_exit = True
+        await api_task
