@@ -13,12 +13,13 @@ import shutil
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
 
 from business.db import create_schema, make_engine, make_session_factory
-from business.demo import load_demo_data
+from business.demo import load_demo_data, refresh_demo_outages
 from business.journal import Journal
 from hotline.app import create_app
 from hotline.metrics import Metrics
@@ -67,7 +68,9 @@ def _open_database(settings: Settings):
     except Exception as exc:  # noqa: BLE001 - any driver error means the same to the operator
         raise StartupError(f"无法连接数据库 {engine.url!r}: {exc}") from exc
     session_factory = make_session_factory(engine)
-    load_demo_data(session_factory)
+    if settings.demo_data:
+        load_demo_data(session_factory)
+        refresh_demo_outages(session_factory, now=datetime.now(UTC))
     return engine, session_factory
 
 

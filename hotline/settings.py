@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     config_dir: Path = REPO_CONFIG_DIR
     database_url: str | None = None
+    # Load demo data into an empty database on start (and keep the demo outages current).
+    demo_data: bool = True
 
     # Media server capacity, counted in call legs.
     media_workers: int = 15
