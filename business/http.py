@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -18,11 +19,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from business import services
-from business.errors import NotFound
+from business.errors import InvalidInput, NotFound
 from business.infos import Page
 
 CHINA = ZoneInfo("Asia/Shanghai")
 WorkOrderType = Literal["故障报修", "投诉", "咨询", "催办"]
+WorkOrderStatus = Literal["受理", "派工", "到达现场", "处理完成", "回访", "归档", "撤销"]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -30,14 +32,36 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a 2xx means
+# the write is in the database and a failed commit becomes an error response.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 Offset = Annotated[int, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready values: money and kWh as exact decimal strings ("56.30"), not floats."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _out(info: Any) -> dict[str, Any]:
+    return _plain(asdict(info))
+
+
 def _page(page: Page) -> dict[str, Any]:
-    return {"items": [asdict(item) for item in page.items], "total": page.total,
+    return {"items": [_out(item) for item in page.items], "total": page.total,
             "offset": page.offset, "limit": page.limit}
+
+
+def _check_account_no(account_no: str) -> None:
+    if not services.is_account_no(account_no):
+        raise InvalidInput(f"户号格式错误（应为10位数字）：{account_no[:32]}")
 
 
 # --------------------------------------------------------------------------- accounts
@@ -47,12 +71,13 @@ accounts = APIRouter(prefix="/api/accounts", tags=["accounts"])
 
 @accounts.get("/{account_no}", summary="户号信息：余额、欠费与违约金、最近账单、停电")
 def get_account(account_no: str, session: SessionDep) -> dict[str, Any]:
+    _check_account_no(account_no)
     now = datetime.now(UTC)
     summary = services.account_summary(session, account_no=account_no,
                                        today=now.astimezone(CHINA).date(), now=now)
     if summary is None:
         raise NotFound(f"户号不存在：{account_no}")
-    return asdict(summary)
+    return _out(summary)
 
 
 # --------------------------------------------------------------------------- work orders
@@ -71,13 +96,13 @@ class WorkOrderCreate(BaseModel):
 
 
 class WorkOrderUpdate(BaseModel):
-    status: str
+    status: WorkOrderStatus
     actor: str = Field(min_length=1, max_length=64)
     reason: str | None = Field(default=None, max_length=500)
 
 
 @work_orders.get("", summary="工单列表")
-def list_work_orders(session: SessionDep, status: str | None = None,
+def list_work_orders(session: SessionDep, status: WorkOrderStatus | None = None,
                      account_no: str | None = None, type: WorkOrderType | None = None,
                      offset: Offset = 0, limit: Limit = 50) -> dict[str, Any]:
     return _page(services.list_work_orders(session, status=status, account_no=account_no,
@@ -89,7 +114,7 @@ def get_work_order(number: str, session: SessionDep) -> dict[str, Any]:
     detail = services.get_work_order(session, number=number)
     if detail is None:
         raise NotFound(f"工单不存在：{number}")
-    return asdict(detail)
+    return _out(detail)
 
 
 @work_orders.post("", status_code=201, summary="新建工单")
@@ -97,7 +122,7 @@ def create_work_order(body: WorkOrderCreate, request: Request,
                       session: SessionDep) -> dict[str, Any]:
     number = request.app.state.journal.allocate_work_order_number()
     order = services.create_work_order(session, number=number, **body.model_dump())
-    return asdict(order)
+    return _out(order)
 
 
 @work_orders.patch("/{number}", summary="工单状态流转（非法流转返回 409）")
@@ -105,7 +130,7 @@ def update_work_order(number: str, body: WorkOrderUpdate,
                       session: SessionDep) -> dict[str, Any]:
     order = services.transition_work_order(session, number=number, to_status=body.status,
                                            actor=body.actor, reason=body.reason)
-    return asdict(order)
+    return _out(order)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -129,12 +154,16 @@ calls = APIRouter(prefix="/api/calls", tags=["calls"])
 def list_calls(request: Request, session: SessionDep, caller: str | None = None,
                account_no: str | None = None, offset: Offset = 0,
                limit: Limit = 50) -> dict[str, Any]:
-    active = request.app.state.active_calls()
-    active_ids = {record["id"] for record in active}
+    everything = request.app.state.active_calls()
+    active_ids = {record["id"] for record in everything}
+    active = [r for r in everything
+              if (caller is None or r.get("caller") == caller)
+              and (account_no is None or r.get("account_no") == account_no)]
+    active.sort(key=lambda r: str(r.get("started_at") or ""), reverse=True)
     history = services.list_call_records(session, caller=caller, account_no=account_no,
                                          offset=offset, limit=limit)
     return {"active": active,
-            "history": [asdict(item) for item in history.items if item.id not in active_ids],
+            "history": [_out(item) for item in history.items if item.id not in active_ids],
             "total": history.total, "offset": offset, "limit": limit}
 
 
@@ -146,7 +175,7 @@ def get_call(call_id: str, request: Request, session: SessionDep) -> dict[str, A
     info = services.get_call_record(session, id=call_id)
     if info is None:
         raise NotFound(f"通话记录不存在：{call_id}")
-    return {**asdict(info), "active": False}
+    return {**_out(info), "active": False}
 
 
 # --------------------------------------------------------------------------- announcements

@@ -36,14 +36,29 @@ def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check_flows(settings: Settings, _args: argparse.Namespace) -> int:
-    from ivr.flow.loader import FlowError, load_flow
+    """Validate prompts.yaml and every flow (shape, nodes, prompt keys, actions), naming the
+    file and line of each error."""
+    from ivr.actions import ACTION_NAMES
+    from ivr.flow import ConfigError, FlowRepository, PromptBook
 
+    prompts = PromptBook(settings.prompts_file)
+    try:
+        prompts.current()
+        print(f"ok    {settings.prompts_file}")
+    except ConfigError as exc:
+        print(f"error {exc}")
+        return 1
+    flows = sorted(settings.flows_dir.glob("*.yaml"))
+    if not flows:
+        print(f"error {settings.flows_dir}: no flow files (*.yaml)")
+        return 1
+    repository = FlowRepository(settings.flows_dir, prompts, ACTION_NAMES)
     failed = False
-    for path in sorted(settings.flows_dir.glob("*.yaml")):
+    for path in flows:
         try:
-            load_flow(path)
+            repository.get(path.stem)
             print(f"ok    {path}")
-        except FlowError as exc:
+        except ConfigError as exc:
             failed = True
             print(f"error {exc}")
     return 1 if failed else 0
