@@ -110,7 +110,10 @@ class CallIncoming(Event):
 
 @dataclass(frozen=True, slots=True)
 class CallRejected(Event):
-    """The worker refused an INVITE by itself (403 untrusted, 486 full, 488 codecs, 503 draining)."""
+    """The worker refused an INVITE by itself.
+
+    403 untrusted source, 486 full, 488 no common codec, 503 draining.
+    """
 
     type: ClassVar[str] = "call.rejected"
     sip_call_id: str
