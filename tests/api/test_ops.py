@@ -15,7 +15,8 @@ from business.db import make_engine, make_session_factory
 from business.journal import Journal
 from hotline.app import create_app
 from hotline.metrics import Metrics
-from tests.api.conftest import Api, Database, assert_error
+from tests.api.conftest import Api, assert_error
+from tests.conftest import Database
 
 
 def test_metrics_is_prometheus_text(api: Api) -> None:
