@@ -1,0 +1,1 @@
+"""Caller-side benchmarks for the hotline: SIP caller, latency probe, load driver."""
