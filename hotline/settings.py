@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     media_workers: int = 15
     legs_per_worker: int = 4  # PJSUA_MAX_CALLS of the pjsua2 wheel in use
     reserved_legs_per_worker: int = 0  # room kept for agent legs bridged in the same worker
+    # Recycle a media worker (drain, then a fresh process) after it answered this many calls
+    # (0 = never): a safety net against memory growth inside pjsua.
+    worker_max_calls: int = 500
 
     # Who may send INVITEs straight to a worker (the SIP front is always trusted).
     trusted_sources: list[str] = Field(default_factory=list)

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import tempfile
 import uuid
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +38,15 @@ class FrontConfig:
     fr_timer_ms: int = 2000
     ping_interval: int = 2
     ds_algorithm: int = 4  # round-robin
+
+    @property
+    def ctl_socket(self) -> Path:
+        """kamcmd's unix socket (AF_UNIX paths are limited to ~107 bytes)."""
+        path = self.run_dir / "ctl.sock"
+        if len(str(path)) < 100:
+            return path
+        key = uuid.uuid5(uuid.NAMESPACE_URL, str(self.run_dir)).hex[:12]
+        return Path(tempfile.gettempdir()) / f"hotline-kamctl-{key}.sock"
 
 
 def find_kamailio() -> str:
@@ -74,6 +84,7 @@ def render_config(cfg: FrontConfig) -> tuple[str, str]:
         "RATE": cfg.invite_rate_limit,
         "RATE_WINDOW": cfg.rate_window,
         "DS_ALGORITHM": cfg.ds_algorithm,
+        "CTL_SOCKET": cfg.ctl_socket,
     }
     for key, value in values.items():
         template = template.replace("{{" + key + "}}", str(value))
@@ -132,6 +143,33 @@ class KamailioFront:
             if await asyncio.to_thread(options_ping, self.cfg.address, self.cfg.port, 0.3):
                 return
             await asyncio.sleep(0.1)
+
+    async def set_worker_active(self, host: str, port: int, active: bool) -> bool:
+        """Put a worker in or out of the dispatcher set at once (True when kamailio agreed).
+
+        Out of the set ("i"), kamailio sends it no INVITE and does not probe it; back in ("a")
+        it is used again at once. Without this, an INVITE to a worker that is restarting waits
+        for the branch timeout (fr_timer) before going to the next worker.
+        """
+        if not self.alive:
+            return False
+        kamcmd = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+        state = "a" if active else "i"
+        args = [kamcmd, "-s", f"unix:{self.cfg.ctl_socket}", "dispatcher.set_state", state, "1",
+                f"sip:{host}:{port}"]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(proc.communicate(), 5.0)
+        except (OSError, TimeoutError) as exc:
+            log.warning("kamcmd dispatcher.set_state failed: %s", exc)
+            return False
+        if proc.returncode != 0:
+            log.warning("kamcmd dispatcher.set_state %s %s:%s: %s", state, host, port,
+                        out.decode(errors="replace").strip())
+            return False
+        return True
 
     async def stop(self, timeout: float = 5.0) -> None:
         proc = self.process

@@ -99,6 +99,15 @@ class WorkerReady(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerDraining(Event):
+    """Reply to ``drain``: no ``call.incoming`` follows it; ``legs`` calls are still up."""
+
+    type: ClassVar[str] = "worker.draining"
+    worker_id: int
+    legs: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallIncoming(Event):
     type: ClassVar[str] = "call.incoming"
     call_id: str
@@ -172,6 +181,7 @@ EVENTS: dict[str, type[Event]] = {
     e.type: e
     for e in (
         WorkerReady,
+        WorkerDraining,
         CallIncoming,
         CallRejected,
         CallAnswered,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,8 @@ IncomingHandler = Callable[[MediaCall], Awaitable[None]]
 READY_TIMEOUT = 30.0
 RESTART_DELAY = 0.5
 MAX_RESTART_DELAY = 10.0
+RECYCLE_EXIT_TIMEOUT = 10.0
+PORT_FREE_TIMEOUT = 5.0
 
 
 class MediaServerError(RuntimeError):
@@ -38,8 +41,12 @@ class WorkerStats:
     sip_port: int
     legs_in_use: int
     max_legs: int
-    restarts: int
+    restarts: int  # after a crash
     rejected: int
+    recycles: int = 0  # planned: replaced after worker_max_calls answered calls
+    answered: int = 0  # calls answered by the current process
+    recycling: bool = False
+    last_restart_reason: str = ""
 
 
 @dataclass(slots=True)
@@ -63,6 +70,11 @@ class WorkerHandle:
     calls: dict[str, MediaCall] = field(default_factory=dict)
     restarts: int = 0
     rejected: int = 0
+    recycles: int = 0
+    answered: int = 0  # by the current process
+    recycling: bool = False  # draining for a planned replacement
+    drain_acked: asyncio.Event = field(default_factory=asyncio.Event)
+    last_restart_reason: str = ""
     started_at: float = 0.0
     supervisor: asyncio.Task | None = None
 
@@ -84,6 +96,7 @@ class MediaServer:
         self.stopping = False
         self._listener: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._recycler: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -113,6 +126,8 @@ class MediaServer:
 
     async def stop(self, timeout: float = 5.0) -> None:
         self.stopping = True
+        if self._recycler is not None:
+            self._recycler.cancel()
         for handle in self.workers:
             self.send_command(handle.config.worker_id, p.Shutdown())
         await self._wait_exits(timeout)
@@ -188,6 +203,8 @@ class MediaServer:
         cfg_path = self.run_dir / f"worker-{cfg.worker_id}.json"
         cfg_path.write_text(cfg.to_json())
         handle.ready.clear()
+        handle.drain_acked.clear()
+        handle.answered = 0
         handle.started_at = time.monotonic()
         with open(self.log_dir / f"worker-{cfg.worker_id}.log", "ab") as out:
             handle.process = await asyncio.create_subprocess_exec(
@@ -201,8 +218,8 @@ class MediaServer:
         code = await process.wait()
         handle.ready.clear()
         self._fail_calls(handle, "worker", f"media worker exited ({code})")
-        if self.stopping:
-            return
+        if self.stopping or handle.recycling:
+            return  # the recycler starts the next process
         log.error("media worker %s (pid %s) exited with %s; restarting",
                   handle.config.worker_id, process.pid, code)
         quick = time.monotonic() - handle.started_at < 5.0
@@ -211,6 +228,7 @@ class MediaServer:
         if self.stopping:
             return
         handle.restarts += 1
+        handle.last_restart_reason = f"crash (exit {code})"
         handle.config.generation += 1
         await self._spawn(handle)
 
@@ -255,10 +273,10 @@ class MediaServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            if handle.writer is writer:
-                handle.writer = None
             writer.close()
-            self._fail_calls(handle, "worker", "control connection lost")
+            if handle.writer is writer:  # not an old process's connection closing late
+                handle.writer = None
+                self._fail_calls(handle, "worker", "control connection lost")
 
     async def _greet(self, reader: asyncio.StreamReader) -> WorkerHandle | None:
         try:
@@ -284,6 +302,8 @@ class MediaServer:
             handle.rejected += 1
             log.info("worker %s refused %s from %s: %s %s", handle.config.worker_id,
                      event.sip_call_id, event.remote_address, event.code, event.reason)
+        elif isinstance(event, p.WorkerDraining):
+            handle.drain_acked.set()
         elif isinstance(event, p.WorkerError):
             log.warning("worker %s error (%s): %s", handle.config.worker_id,
                         event.call_id, event.message)
@@ -312,6 +332,9 @@ class MediaServer:
         if isinstance(event, p.CallHangup):
             handle.calls.pop(call_id, None)
             self.calls.pop(call_id, None)
+        elif isinstance(event, p.CallAnswered):
+            handle.answered += 1
+            self._maybe_recycle()
 
     def _fail_calls(self, handle: WorkerHandle, by: str, reason: str) -> None:
         for call_id, call in list(handle.calls.items()):
@@ -330,10 +353,105 @@ class MediaServer:
             max_legs=handle.config.max_legs,
             restarts=handle.restarts,
             rejected=handle.rejected,
+            recycles=handle.recycles,
+            answered=handle.answered,
+            recycling=handle.recycling,
+            last_restart_reason=handle.last_restart_reason,
         )
+
+    # ------------------------------------------------------------------ recycling
+
+    def _accepting(self, handle: WorkerHandle) -> bool:
+        return handle.alive and handle.ready.is_set() and not handle.recycling
+
+    def _maybe_recycle(self) -> None:
+        """Start recycling the most used worker past ``worker_max_calls``, if it is safe now.
+
+        One worker at a time, and only while another worker keeps accepting calls (a single
+        worker is never recycled: its callers would get 503s or timeouts meanwhile).
+        """
+        limit = self.settings.worker_max_calls
+        if limit <= 0 or self.stopping or self.draining or self._recycler is not None:
+            return
+        due = [h for h in self.workers if h.answered >= limit and self._accepting(h)]
+        if not due:
+            return
+        handle = max(due, key=lambda h: h.answered)
+        if not any(self._accepting(h) for h in self.workers if h is not handle):
+            return  # retried on the next answered call or when a worker is ready again
+        self._recycler = self._spawn_task(self._recycle(handle))
+
+    async def _recycle(self, handle: WorkerHandle) -> None:
+        """Drain the worker, wait for its calls to end, stop it and start a fresh process."""
+        wid, old = handle.config.worker_id, handle.process
+        host, port = handle.config.bind_address, handle.config.sip_port
+        handle.recycling = True
+        reason = f"recycle after {handle.answered} answered calls"
+        log.info("media worker %s (pid %s): %s; draining %d call(s)", wid,
+                 old.pid if old else None, reason, len(handle.calls))
+        out_of_front = False
+        try:
+            handle.drain_acked.clear()
+            if not self.send_command(wid, p.Drain()):
+                return
+            await asyncio.wait_for(handle.drain_acked.wait(), READY_TIMEOUT)
+            # After the ack no new leg can appear: wait for the ones in progress to end.
+            while handle.calls and handle.alive:
+                await asyncio.sleep(0.1)
+            out_of_front = self.front is not None and await self.front.set_worker_active(
+                host, port, False)
+            if handle.alive:
+                self.send_command(wid, p.Shutdown())
+                try:
+                    await asyncio.wait_for(asyncio.shield(old.wait()), RECYCLE_EXIT_TIMEOUT)
+                except TimeoutError:
+                    log.warning("media worker %s did not exit; killing it", wid)
+                    with contextlib.suppress(ProcessLookupError):
+                        old.kill()
+                    await old.wait()
+            if self.stopping:
+                return
+            await _wait_port_free(host, port, PORT_FREE_TIMEOUT)
+            handle.recycles += 1
+            handle.last_restart_reason = reason
+            handle.config.generation += 1
+            await self._spawn(handle)
+            await asyncio.wait_for(handle.ready.wait(), READY_TIMEOUT)
+            log.info("media worker %s recycled: pid %s -> %s (recycle #%d)", wid,
+                     old.pid if old else None, handle.process.pid, handle.recycles)
+        except TimeoutError:
+            log.error("media worker %s: recycling timed out; see %s", wid, self.log_dir)
+        finally:
+            handle.recycling = False
+            self._recycler = None
+            if out_of_front and not self.stopping:
+                await self.front.set_worker_active(host, port, True)
+            supervised = handle.supervisor is not None and not handle.supervisor.done()
+            if not self.stopping and handle.process is not None and not handle.alive \
+                    and not supervised:
+                # exited while recycling, with no successor: back to crash supervision
+                handle.supervisor = self._spawn_task(self._supervise(handle, handle.process))
+            self._maybe_recycle()
 
     def _spawn_task(self, coro: Awaitable) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _wait_port_free(host: str, port: int, timeout: float) -> None:
+    """The old worker has exited; make sure the kernel released its SIP port."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not _port_free(host, port) and loop.time() < deadline:
+        await asyncio.sleep(0.05)

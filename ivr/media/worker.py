@@ -237,6 +237,8 @@ class Worker:
 
     def _drain(self, cmd: p.Drain) -> None:
         self.draining = True
+        # Events are ordered on the control connection: no call.incoming comes after this.
+        self.emit(p.WorkerDraining(self.config.worker_id, len(self.legs)))
 
     def _shutdown(self, cmd: p.Shutdown) -> None:
         self.stopping = True
