@@ -30,6 +30,10 @@ class Metrics:
             "hotline_media_worker_restarts", "Restarts per media worker", ["worker"],
             registry=self.registry,
         )
+        self.worker_recycles = Gauge(
+            "hotline_media_worker_recycles", "Planned restarts after worker_max_calls",
+            ["worker"], registry=self.registry,
+        )
         self.journal_pending = Gauge(
             "hotline_journal_pending", "Journal entries not yet in the database",
             registry=self.registry,

@@ -129,6 +129,7 @@ def product_health(product: Product) -> dict[str, Any]:
         product.metrics.worker_up.labels(worker=label).set(1 if worker.ready else 0)
         product.metrics.worker_legs.labels(worker=label).set(worker.legs_in_use)
         product.metrics.worker_restarts.labels(worker=label).set(worker.restarts)
+        product.metrics.worker_recycles.labels(worker=label).set(worker.recycles)
     pending = product.journal.pending_count()
     product.metrics.journal_pending.set(pending)
     workers_ready = sum(1 for worker in stats.workers if worker.ready)

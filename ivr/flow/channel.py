@@ -31,7 +31,6 @@ class Channel:
         self.pending: deque[str] = deque(maxlen=MAX_PENDING_DIGITS)
         self.hangup_event: CallHangup | None = None
         self._now = monotonic
-        self._swallow: tuple[str, float] | None = None
 
     def now(self) -> float:
         return self._now()
@@ -52,34 +51,23 @@ class Channel:
             event = await self._event(None)
             if isinstance(event, PromptDone) and event.prompt_id == prompt_id:
                 return
-            if isinstance(event, Dtmf) and barge_in and self._accept(event.digit):
+            if isinstance(event, Dtmf) and barge_in:
                 await self.call.stop_play()
                 self.pending.append(event.digit)
                 return
 
     async def next_digit(self, timeout: float) -> str | None:
         """The next key (type-ahead first); None after ``timeout`` seconds without one."""
-        while self.pending:
-            digit = self.pending.popleft()
-            if self._accept(digit):
-                return digit
+        if self.pending:
+            return self.pending.popleft()
         deadline = self._now() + timeout
         while (remaining := deadline - self._now()) > 0:
             event = await self._event(remaining)
             if event is None:
                 return None
-            if isinstance(event, Dtmf) and self._accept(event.digit):
+            if isinstance(event, Dtmf):
                 return event.digit
         return None
-
-    def swallow_next(self, key: str | None, window: float) -> None:
-        """Drop ``key`` if it is the very next key within ``window`` s (a '#' after a full
-        account number)."""
-        self._swallow = (key, self._now() + window) if key else None
-
-    def _accept(self, digit: str) -> bool:
-        swallow, self._swallow = self._swallow, None
-        return not (swallow and digit == swallow[0] and self._now() <= swallow[1])
 
     async def _event(self, timeout: float | None) -> Event | None:
         event = await self.call.next_event(timeout)

@@ -68,6 +68,8 @@ class GatherSpec(Retries):
     max_digits: int = Field(1, ge=1, le=32)
     terminator: Key | None = "#"
     inter_digit_timeout: float = Field(4.0, gt=0, le=30)
+    # After max_digits keys: how long to wait for the terminator before taking the input.
+    terminator_wait: float = Field(1.5, ge=0, le=10)
     total_timeout: float = Field(30.0, gt=0, le=120)
     pattern: str | None = None  # a regex the digits must match in full
     next: NodeName

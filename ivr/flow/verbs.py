@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from ivr.flow.channel import Channel
 from ivr.flow.ports import DB_UNAVAILABLE
 from ivr.flow.runtime import FlowError, Runtime
 from ivr.flow.spec import (
@@ -109,11 +110,23 @@ class Gather(Verb):
                 return buf, buf + key
             buf += key
             if len(buf) >= s.max_digits:
-                ch.swallow_next(s.terminator, s.inter_digit_timeout)
-                return buf, buf
+                return await self._after_full(ch, buf)
             wait = min(s.inter_digit_timeout, deadline - ch.now())
             key = await ch.next_digit(wait) if wait > 0 else None
         return buf, buf
+
+    async def _after_full(self, ch: Channel, buf: str) -> tuple[str, str]:
+        """All digits are in: wait briefly for the terminator, so '#' ends the input (and is
+        not left over for the next menu) and a digit too many makes the input invalid."""
+        s = self.spec
+        if s.terminator is None or s.terminator_wait == 0:
+            return buf, buf
+        key = await ch.next_digit(s.terminator_wait)
+        if key is None:
+            return buf, buf
+        if key == s.terminator:
+            return buf, buf + key
+        return buf + key, buf + key
 
     def _valid(self, digits: str) -> bool:
         s = self.spec

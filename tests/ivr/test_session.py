@@ -67,7 +67,7 @@ def test_happy_path_records_everything(flow):
     outcome, call, records = run(flow, PROMPTS, ["1", "1502000001#"], ok_actions())
     rec = outcome.record
     assert rec["ivr_path"] == ["intro", "menu", "ask", "lookup", "echo", "bye", "end"]
-    assert rec["keys"] == ["1", "1502000001"]
+    assert rec["keys"] == ["1", "1502000001#"]
     assert rec["prompts"][-2] == "您输入的是幺五零二零零零零零幺。"
     assert rec["prompts"][0] == "这是一段很长的提示。"
     assert rec["result"] == "done" and rec["hangup_by"] == "system"
@@ -111,7 +111,22 @@ def test_invalid_then_no_input_gives_up(flow):
 def test_gather_validation_and_retry(flow):
     # Nine digits + '#' is invalid; the retry succeeds.
     outcome, _, _ = run(flow, PROMPTS, ["1", "150200000#", "1502000001#"], ok_actions())
-    assert outcome.record["keys"] == ["1", "150200000#", "1502000001"]
+    assert outcome.record["keys"] == ["1", "150200000#", "1502000001#"]
+    assert "输入无效。" in outcome.record["prompts"]
+    assert outcome.result == "done"
+
+
+def test_full_input_without_terminator_is_taken_after_the_wait(flow):
+    # Ten digits and no '#': taken once terminator_wait passes.
+    outcome, _, _ = run(flow, PROMPTS, ["1", "1502000001", WAIT], ok_actions())
+    assert outcome.record["keys"] == ["1", "1502000001"]
+    assert outcome.result == "done"
+
+
+def test_digit_too_many_is_invalid_not_left_for_the_next_menu(flow):
+    # Eleven digits: invalid (re-prompt), never the first ten plus a stray key.
+    outcome, _, _ = run(flow, PROMPTS, ["1", "15020000012", "1502000001#"], ok_actions())
+    assert outcome.record["keys"] == ["1", "15020000012", "1502000001#"]
     assert "输入无效。" in outcome.record["prompts"]
     assert outcome.result == "done"
 
