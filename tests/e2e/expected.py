@@ -55,8 +55,8 @@ def bill_prompts(summary: Any) -> list[str]:
     """The three sentences of a bill query, from an ``AccountSummary`` read from the database."""
     out = [f"户号{digits(summary.account_no)}，您的账户余额为{money(summary.balance)}。"]
     if summary.amount_due > 0:
-        out.append(f"您目前欠费{money(summary.arrears)}，违约金{money(summary.late_fee)}，"
-                   f"合计应缴{money(summary.amount_due)}，请及时缴纳。")
+        out.append(f"您目前逾期欠费{money(summary.arrears)}，违约金{money(summary.late_fee)}，"
+                   f"连同未到期账单合计应缴{money(summary.amount_due)}，请及时缴纳。")
     else:
         out.append("您目前没有欠费。")
     bill = summary.latest_bill

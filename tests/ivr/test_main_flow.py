@@ -46,8 +46,8 @@ def test_bill_query_reads_account_and_amounts(flow, book):
     prompts = outcome.record["prompts"]
     assert "您输入的户号是幺五零二零零零零零幺，确认请按一，重新输入请按二。" in prompts
     assert "户号幺五零二零零零零零幺，您的账户余额为零元。" in prompts
-    assert ("您目前欠费一百二十三元四角五分，违约金一元整，合计应缴一百二十四元四角五分，"
-            "请及时缴纳。") in prompts
+    assert ("您目前逾期欠费一百二十三元四角五分，违约金一元整，"
+            "连同未到期账单合计应缴一百二十四元四角五分，请及时缴纳。") in prompts
     assert any("二〇二六年五月，用电量二百一十点五度" in p and "六月二十五日" in p
                for p in prompts)
     assert prompts[-1] == "感谢您的来电，再见。"
