@@ -47,6 +47,8 @@ install_python() {
     local extras="$1" python stamp
     if [ ! -x "$VENV/bin/python" ]; then
         python=$(find_python)
+        # Debian's own python3 needs python3-venv for `python -m venv`.
+        "$python" -c "import ensurepip" 2>/dev/null || install_debs python3-venv
         echo "==> creating virtual environment $VENV"
         "$python" -m venv "$VENV"
     fi
