@@ -8,6 +8,7 @@ so parallel runs do not collide.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -32,8 +33,12 @@ class Database:
     schema: str | None = None
 
 
-def _postgres(base: str) -> Iterator[Database]:
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+@contextlib.contextmanager
+def postgres_schema(base: str, prefix: str = "t") -> Iterator[str]:
+    """A fresh, uniquely named schema on the test PostgreSQL, dropped afterwards.
+
+    Skips the test, with the reason, when the server is unreachable."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base, poolclass=NullPool, connect_args={"connect_timeout": 3})
     try:
         with admin.begin() as conn:
@@ -41,13 +46,20 @@ def _postgres(base: str) -> Iterator[Database]:
     except OperationalError as exc:
         admin.dispose()
         pytest.skip(f"PostgreSQL at {base} unreachable: {str(exc.orig).strip()}")
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        yield Database("postgresql", url.render_as_string(hide_password=False), schema)
+        yield schema
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def schema_url(base: str, schema: str, port: int | None = None) -> str:
+    """``base`` with ``schema`` as its search path (and optionally another local port)."""
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    if port is not None:
+        url = url.set(host="127.0.0.1", port=port)
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -58,7 +70,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set: PostgreSQL variant skipped")
-    yield from _postgres(base)
+    with postgres_schema(base) as schema:
+        yield Database("postgresql", schema_url(base, schema), schema)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import queue
-import random
 import signal
 import socket
 import struct
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from business import services
 from business.db import make_engine, make_session_factory
+from tests.ports import free_block
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -40,33 +40,6 @@ HOTLINE = VENV_BIN / "hotline"
 PJCALLER = Path(__file__).with_name("pjcaller.py")
 SCENARIOS = Path(__file__).with_name("scenarios")
 CHINA = timezone(timedelta(hours=8))
-
-_port_lock = threading.Lock()
-_handed_out: set[int] = set()
-
-
-def _free(port: int, kind: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_block(size: int, low: int = 30000, high: int = 60000) -> int:
-    """First port of ``size`` consecutive ports free for UDP and TCP on 127.0.0.1."""
-    with _port_lock:
-        for _ in range(500):
-            base = random.randrange(low, high - size)
-            span = range(base, base + size)
-            if _handed_out.intersection(span):
-                continue
-            if all(_free(p, socket.SOCK_DGRAM) and _free(p, socket.SOCK_STREAM) for p in span):
-                _handed_out.update(span)
-                return base
-    raise RuntimeError(f"no block of {size} free ports")
-
 
 def free_tcp_port() -> int:
     with socket.socket() as sock:

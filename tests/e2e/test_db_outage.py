@@ -8,25 +8,22 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from business import services
 from business.db import make_engine, make_session_factory
 from business.demo import DEMO_ARREARS
 from tests.business.pgproxy import TcpProxy
+from tests.conftest import PG_ENV, postgres_schema, schema_url
 from tests.e2e import expected
 from tests.e2e.harness import Product, fresh_caller_number, wait_for
 from tests.e2e.journeys import answered, wait_prompt
 
 pytestmark = [pytest.mark.sip, pytest.mark.postgres]
-PG_ENV = "HOTLINE_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="module")
@@ -35,27 +32,8 @@ def pg_schema() -> Iterator[tuple[str, str]]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set: the database-outage test needs PostgreSQL")
-    schema = f"e2e_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, poolclass=NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {base} unreachable: {str(exc.orig).strip()}")
-    try:
+    with postgres_schema(base, prefix="e2e") as schema:
         yield base, schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def _url(base: str, schema: str, port: int | None = None) -> str:
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    if port is not None:
-        url = url.set(host="127.0.0.1", port=port)
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +43,8 @@ def outage_setup(pg_schema: tuple[str, str], start_product: Callable[..., Produc
     target = make_url(base)
     proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
     proxy.start()
-    product = start_product(env={"HOTLINE_DATABASE_URL": _url(base, schema, proxy.port)})
-    direct = make_engine(_url(base, schema))
+    product = start_product(env={"HOTLINE_DATABASE_URL": schema_url(base, schema, proxy.port)})
+    direct = make_engine(schema_url(base, schema))
     try:
         yield product, proxy, make_session_factory(direct)
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import socket
 import struct
 import subprocess
@@ -20,29 +19,11 @@ from hotline.settings import Settings
 from ivr.media import protocol as p
 from ivr.media.call import MediaCall
 from ivr.media.server import MediaServer
+from tests.ports import free_block
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 PCAPS = Path("/usr/share/sip-tester")
 DEFAULT_KEYS = {"codec_pt": "8", "codec_name": "PCMA", "te_pt": "101"}
-
-
-def _free(port: int, kind: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_block(size: int, low: int = 20000, high: int = 60000) -> int:
-    """The first port of ``size`` consecutive free UDP (and TCP) ports on 127.0.0.1."""
-    for _ in range(200):
-        base = random.randrange(low, high - size)
-        if all(_free(base + i, socket.SOCK_DGRAM) and _free(base + i, socket.SOCK_STREAM)
-               for i in range(size)):
-            return base
-    raise RuntimeError("no free port block")
 
 
 def media_settings(tmp_path: Path, workers: int = 2, **overrides) -> Settings:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.media import protocol as p
-from tests.media.harness import free_block
+from tests.ports import free_block
 
 pytestmark = pytest.mark.sip
 
