@@ -11,23 +11,26 @@ import contextlib
 import logging
 import shutil
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
 
 from business.db import create_schema, make_engine, make_session_factory
 from business.demo import load_demo_data, refresh_demo_outages
-from business.journal import Journal
+from business.journal import Journal, JournalBusy
 from hotline.app import create_app
 from hotline.metrics import Metrics
 from hotline.settings import Settings
 from ivr.actions import ACTION_NAMES, ActionContext
 from ivr.controller import IvrController
 from ivr.flow import FlowRepository, PromptBook
-from ivr.media.server import MediaServer
+from ivr.media.front import FrontError
+from ivr.media.server import MediaServer, MediaServerError
 from ivr.tts import EspeakSynthesizer, TtsUnavailable
 
 log = logging.getLogger("hotline")
@@ -43,7 +46,7 @@ class Product:
 
     settings: Settings
     metrics: Metrics
-    session_factory: object
+    session_factory: sessionmaker[Session]
     journal: Journal
     controller: IvrController
     media: MediaServer
@@ -81,7 +84,10 @@ async def running_product(settings: Settings) -> AsyncIterator[Product]:
     _check_binaries()
     engine, session_factory = await asyncio.to_thread(_open_database, settings)
     metrics = Metrics()
-    journal = Journal(settings.journal_dir, session_factory)
+    try:
+        journal = Journal(settings.journal_dir, session_factory)
+    except JournalBusy as exc:
+        raise StartupError(f"数据目录 {settings.data_dir} 已被另一个正在运行的实例使用") from exc
     synth = EspeakSynthesizer(settings.prompt_cache_dir, voice=settings.tts_voice)
     try:
         await synth.start()
@@ -97,7 +103,11 @@ async def running_product(settings: Settings) -> AsyncIterator[Product]:
     journal_task = asyncio.create_task(journal.run(stop_journal))
     try:
         await controller.prepare()
-        await media.start()
+        try:
+            await media.start()
+        except (MediaServerError, FrontError) as exc:
+            raise StartupError(f"媒体服务无法启动（SIP 端口 {settings.sip_port} 或媒体进程端口"
+                               f"可能已被占用）: {exc}") from exc
         log.info("热线已启动: sip:95598@%s:%d, http://%s:%d/docs", settings.address,
                  settings.sip_port, settings.address, settings.http_port)
         yield Product(settings, metrics, session_factory, journal, controller, media)
@@ -152,7 +162,18 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
+def _check_http_port(settings: Settings) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.address, settings.http_port))
+        except OSError as exc:
+            raise StartupError(f"HTTP 端口 {settings.address}:{settings.http_port} 无法监听"
+                               f"（{exc.strerror}），请设置 HOTLINE_HTTP_PORT") from exc
+
+
 async def run_forever(settings: Settings) -> None:
+    _check_http_port(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
