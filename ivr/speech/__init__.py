@@ -1,0 +1,1 @@
+"""Text-level speech pieces: number normalisation of ASR results and intent recognition."""
