@@ -64,6 +64,12 @@ def _check_flows(settings: Settings, _args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _asr_check(_settings: Settings, args: argparse.Namespace) -> int:
+    from asr.check import main as check_main
+
+    return check_main([args.model, *(["--wav", args.wav] if args.wav else [])])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="95598 hotline service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-flows", help="validate the IVR flows").set_defaults(
         handler=_check_flows
     )
+    asr_check = commands.add_parser("asr-check", help="check a Vosk model directory")
+    asr_check.add_argument("model", help="the model directory (as for HOTLINE_ASR_MODEL)")
+    asr_check.add_argument("--wav", help="a test WAV file to decode")
+    asr_check.set_defaults(handler=_asr_check)
     return parser
 
 

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     drain_timeout_seconds: float = 30.0
 
     tts_voice: str = "cmn-latn-pinyin"
+    # Speech recognition (issue 3): a Vosk model directory; unset = keypad only.
+    asr_model: Path | None = None
+    asr_port: int = 2700
     log_level: str = "INFO"
 
     @property
