@@ -88,7 +88,7 @@ work_orders = APIRouter(prefix="/api/work-orders", tags=["work-orders"])
 class WorkOrderCreate(BaseModel):
     type: WorkOrderType
     account_no: str | None = Field(default=None, pattern=r"^\d{10}$")
-    fault_kind: str | None = None
+    fault_kind: str | None = Field(default=None, max_length=32)
     urgent: bool = False
     contact_phone: str | None = Field(default=None, pattern=r"^\d{5,15}$")
     description: str = Field(default="", max_length=2000)
@@ -98,7 +98,7 @@ class WorkOrderCreate(BaseModel):
 class WorkOrderUpdate(BaseModel):
     status: WorkOrderStatus
     actor: str = Field(min_length=1, max_length=64)
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=400)
 
 
 @work_orders.get("", summary="工单列表")

@@ -28,7 +28,7 @@ from hotline.metrics import Metrics
 from hotline.settings import Settings
 from ivr.actions import ACTION_NAMES, ActionContext
 from ivr.controller import IvrController
-from ivr.flow import FlowRepository, PromptBook
+from ivr.flow import ConfigError, FlowRepository, PromptBook
 from ivr.media.front import FrontError
 from ivr.media.server import MediaServer, MediaServerError
 from ivr.tts import EspeakSynthesizer, TtsUnavailable
@@ -77,9 +77,33 @@ def _open_database(settings: Settings):
     return engine, session_factory
 
 
+def _port_free(address: str, port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        if kind == socket.SOCK_STREAM:  # a listener's TIME_WAIT leftovers are no conflict
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_ports(settings: Settings) -> None:
+    """Fail at once, naming the port and the setting, when another program holds a port."""
+    wanted = [(settings.http_port, socket.SOCK_STREAM, "HOTLINE_HTTP_PORT"),
+              (settings.sip_port, socket.SOCK_DGRAM, "HOTLINE_SIP_PORT")]
+    wanted += [(port, socket.SOCK_DGRAM, "HOTLINE_WORKER_BASE_PORT")
+               for port in settings.worker_ports]
+    for port, kind, setting in wanted:
+        if not _port_free(settings.address, port, kind):
+            raise StartupError(f"端口 {settings.address}:{port} 已被占用（是否已有实例在运行？），"
+                               f"请停止占用者或设置 {setting}")
+
+
 @contextlib.asynccontextmanager
 async def running_product(settings: Settings) -> AsyncIterator[Product]:
     """Start every part; on exit hang up what is left and stop everything that was started."""
+    _check_ports(settings)
     _prepare_dirs(settings)
     _check_binaries()
     engine, session_factory = await asyncio.to_thread(_open_database, settings)
@@ -102,7 +126,10 @@ async def running_product(settings: Settings) -> AsyncIterator[Product]:
     stop_journal = asyncio.Event()
     journal_task = asyncio.create_task(journal.run(stop_journal))
     try:
-        await controller.prepare()
+        try:
+            await controller.prepare()
+        except ConfigError as exc:
+            raise StartupError(f"IVR 流程或提示音配置有误: {exc}") from exc
         try:
             await media.start()
         except (MediaServerError, FrontError) as exc:
@@ -143,7 +170,8 @@ def product_health(product: Product) -> dict[str, Any]:
     pending = product.journal.pending_count()
     product.metrics.journal_pending.set(pending)
     workers_ready = sum(1 for worker in stats.workers if worker.ready)
-    return {"media": stats.as_dict(), "workers_ready": workers_ready,
+    return {"status": "draining" if product.controller.draining else "ok",
+            "media": stats.as_dict(), "workers_ready": workers_ready,
             "calls_in_progress": len(product.controller.active_calls()),
             "journal_pending": pending}
 
@@ -162,18 +190,7 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
-def _check_http_port(settings: Settings) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((settings.address, settings.http_port))
-        except OSError as exc:
-            raise StartupError(f"HTTP 端口 {settings.address}:{settings.http_port} 无法监听"
-                               f"（{exc.strerror}），请设置 HOTLINE_HTTP_PORT") from exc
-
-
 async def run_forever(settings: Settings) -> None:
-    _check_http_port(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     asr_model: Path | None = None
     asr_port: int = 2700
     log_level: str = "INFO"
+
+    @field_validator("data_dir", "config_dir", "asr_model")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Child processes (kamailio) change directory: every path they get must be absolute.
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def worker_ports(self) -> list[int]:

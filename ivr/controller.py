@@ -85,6 +85,10 @@ class IvrController:
         """Records of the calls in progress, as they are now."""
         return [session.record.as_dict() for session in self._sessions.values()]
 
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
     def drain(self) -> None:
         """Refuse new calls from now on; calls in progress go on."""
         self._draining = True
@@ -99,6 +103,8 @@ class IvrController:
 
     async def hangup_all(self) -> None:
         """End every call still in progress; each still leaves a complete record."""
+        for session in self._sessions.values():
+            session.record.error = session.record.error or "drain_timeout"
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -24,6 +24,7 @@ from ivr.tts.port import Synthesizer
 
 WAIT = "<wait>"
 HANGUP = "<hangup>"
+WORKER_LOST = "<worker-lost>"  # the media worker died under the call
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class FakeCallControl(CallControl):
     def _take(self, step: str) -> None:
         if step == HANGUP:
             self.events.append(CallHangup(self.call_id, "caller", 200, "BYE"))
+        elif step == WORKER_LOST:
+            self.events.append(CallHangup(self.call_id, "worker", 0, "worker exited"))
         elif step != WAIT:
             self.events.extend(Dtmf(self.call_id, d, "rfc4733") for d in step)
 

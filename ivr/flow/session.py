@@ -115,8 +115,11 @@ class IvrSession:
         event = self.channel.hangup_event
         self.record.hangup_by = event.by if event else "caller"
         self.record.sip_cause = event.sip_code if event and event.sip_code else None
+        if self.record.hangup_by == "worker":  # the media process died under the call
+            self.record.error = self.record.error or "media_worker_failed"
         if self.record.result is None:
-            self.record.result = "caller_hangup"
+            self.record.result = "media_failure" if event and event.by == "worker" \
+                else "caller_hangup"
 
     async def _hangup(self, by: str) -> None:
         if self.record.hangup_by is None:

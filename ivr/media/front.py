@@ -69,12 +69,16 @@ def module_dir() -> str:
     raise FrontError(f"kamailio modules not found in {MODULE_DIRS}: reinstall '{KAMAILIO_PACKAGE}'")
 
 
+MAX_BRANCHES = 31  # kamailio's limit: one front fails over across at most 30 workers
+
+
 def render_config(cfg: FrontConfig) -> tuple[str, str]:
     """The kamailio.cfg text and the dispatcher.list text."""
     template = resources.files("ivr.media").joinpath("kamailio.cfg.tmpl").read_text()
     values = {
         "DEBUG": cfg.debug,
         "CHILDREN": cfg.children,
+        "MAX_BRANCHES": min(MAX_BRANCHES, len(cfg.workers) + 1),
         "ADDRESS": cfg.address,
         "PORT": cfg.port,
         "MPATH": module_dir(),

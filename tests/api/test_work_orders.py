@@ -185,6 +185,8 @@ def test_unknown_order_is_404(api: Api) -> None:
     {"type": "故障报修", "created_by": "", "account_no": demo.DEMO_PAID},
     {"type": "故障报修", "created_by": "x", "urgent": "很急"},
     {"type": "故障报修", "created_by": "x", "description": "长" * 2001},
+    {"type": "故障报修", "created_by": "x", "fault_kind": "长" * 33},  # column holds 32
+    {"type": "故障报修", "created_by": "x" * 65},
 ])
 def test_bad_create_body_is_422_in_chinese(api: Api, body: dict[str, Any]) -> None:
     error = assert_error(api.client.post("/api/work-orders", json=body), 422, "invalid_input")
@@ -202,7 +204,8 @@ def test_create_errors(api: Api) -> None:
 
 
 @pytest.mark.parametrize("body", [{}, {"status": "派工"}, {"status": "完成", "actor": "x"},
-                                  {"status": "派工", "actor": ""}, {"status": 3, "actor": "x"}])
+                                  {"status": "派工", "actor": ""}, {"status": 3, "actor": "x"},
+                                  {"status": "撤销", "actor": "x", "reason": "长" * 401}])
 def test_bad_patch_body_is_422(api: Api, body: dict[str, Any]) -> None:
     number = _create(api)["number"]
     assert_error(api.client.patch(f"/api/work-orders/{number}", json=body), 422, "invalid_input")
