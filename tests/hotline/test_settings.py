@@ -22,7 +22,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults() -> None:
     s = Settings()
     assert (s.address, s.sip_port, s.http_port) == ("127.0.0.1", 5060, 8000)
-    assert s.data_dir == Path("./var")
+    # Relative paths are made absolute at once: kamailio changes directory (a relative data
+    # dir broke `hotline run` from a fresh clone).
+    assert s.data_dir == Path("./var").resolve() and s.data_dir.is_absolute()
     assert s.config_dir == REPO_CONFIG_DIR
     assert s.flows_dir == REPO_CONFIG_DIR / "flows"
     assert s.prompts_file == REPO_CONFIG_DIR / "prompts.yaml"
