@@ -3,7 +3,7 @@
 import pytest
 
 from ivr.flow import ActionResult
-from ivr.testing import HANGUP, WAIT, During, ScriptedActions
+from ivr.testing import HANGUP, WAIT, WORKER_LOST, During, ScriptedActions
 
 from .helpers import flow_from, run
 
@@ -145,6 +145,14 @@ def test_hangup_mid_prompt_leaves_complete_record(flow):
     assert rec["sip_cause"] == 200 and rec["ended_at"] is not None
     assert rec["ivr_path"] == ["intro"]
     assert "hangup" not in call.commands[1:] or call.commands.count("hangup") <= 1
+    assert len(records) == 2
+
+
+def test_media_worker_lost_is_recorded_as_such(flow):
+    outcome, _, records = run(flow, PROMPTS, ["1", WORKER_LOST])
+    rec = outcome.record
+    assert rec["result"] == "media_failure" and rec["hangup_by"] == "worker"
+    assert rec["error"] == "media_worker_failed" and rec["ended_at"] is not None
     assert len(records) == 2
 
 
