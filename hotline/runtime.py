@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr.supervisor import AsrService
 from business.db import create_schema, make_engine, make_session_factory
 from business.demo import load_demo_data, refresh_demo_outages
 from business.journal import Journal, JournalBusy
@@ -50,6 +51,7 @@ class Product:
     journal: Journal
     controller: IvrController
     media: MediaServer
+    asr: AsrService
 
 
 def _prepare_dirs(settings: Settings) -> None:
@@ -107,15 +109,19 @@ async def running_product(settings: Settings) -> AsyncIterator[Product]:
     _prepare_dirs(settings)
     _check_binaries()
     engine, session_factory = await asyncio.to_thread(_open_database, settings)
+    asr = AsrService(settings)
+    await asr.start()  # StartupError on a bad model; keypad-only (logged) without one
     metrics = Metrics()
     try:
         journal = Journal(settings.journal_dir, session_factory)
     except JournalBusy as exc:
+        await asr.stop()
         raise StartupError(f"数据目录 {settings.data_dir} 已被另一个正在运行的实例使用") from exc
     synth = EspeakSynthesizer(settings.prompt_cache_dir, voice=settings.tts_voice)
     try:
         await synth.start()
     except TtsUnavailable as exc:
+        await asr.stop()
         raise StartupError(str(exc)) from exc
     prompts = PromptBook(settings.prompts_file)
     flows = FlowRepository(settings.flows_dir, prompts, ACTION_NAMES)
@@ -137,10 +143,11 @@ async def running_product(settings: Settings) -> AsyncIterator[Product]:
                                f"可能已被占用）: {exc}") from exc
         log.info("热线已启动: sip:95598@%s:%d, http://%s:%d/docs", settings.address,
                  settings.sip_port, settings.address, settings.http_port)
-        yield Product(settings, metrics, session_factory, journal, controller, media)
+        yield Product(settings, metrics, session_factory, journal, controller, media, asr)
     finally:
         await controller.hangup_all()
         await media.stop()
+        await asr.stop()
         stop_journal.set()
         await journal_task
         await synth.close()
@@ -173,7 +180,8 @@ def product_health(product: Product) -> dict[str, Any]:
     return {"status": "draining" if product.controller.draining else "ok",
             "media": stats.as_dict(), "workers_ready": workers_ready,
             "calls_in_progress": len(product.controller.active_calls()),
-            "journal_pending": pending}
+            "journal_pending": pending, "asr": product.asr.state,
+            "asr_restarts": product.asr.restarts}
 
 
 def build_api(product: Product):
