@@ -3,6 +3,14 @@
     .venv/bin/python -m benchmarks.intent_accuracy                  # built-in engine, seed 0
     .venv/bin/python -m benchmarks.intent_accuracy --repeats 10     # + mean/sd over 10 splits
     .venv/bin/python -m benchmarks.intent_accuracy --sweep          # accuracy vs threshold
+    python -m benchmarks.intent_accuracy --engine rasa --rasa-venv "$(scripts/rasa_env.sh)"
+    .venv/bin/python -m benchmarks.intent_accuracy --engine rasa --rasa-url http://127.0.0.1:5005
+
+With ``--engine rasa``, ``--rasa-venv`` trains a Rasa model on the same training split
+(``configs/rasa/config.yml``), serves it on a free port and stops it afterwards; ``--rasa-url``
+uses a running server instead (which must have been trained on that split, not the whole file,
+or the held-out figures are meaningless). The built-in engine's figures are printed first, for
+comparison.
 
 The split is stratified by intent (``--test-size``, default 20 %, fixed ``--seed``). The engine is
 trained on the rest through ``ivr.speech.intents.make_classifier`` (``--engine``; other engines
@@ -23,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ivr.speech.rasa  # noqa: F401  (registers the "rasa" engine)
 from ivr.speech.intents import DEFAULT_THRESHOLD, OUT_OF_SCOPE, load_nlu, make_classifier
 
 NLU = Path(__file__).resolve().parent.parent / "configs" / "nlu.yml"
@@ -63,12 +72,15 @@ def split(examples: list[tuple[str, str]], test_size: float, seed: int):
 
 def evaluate(engine: str = "builtin", examples: list[tuple[str, str]] | None = None, *,
              seed: int = 0, test_size: float = 0.2,
-             threshold: float = DEFAULT_THRESHOLD) -> Report:
+             threshold: float = DEFAULT_THRESHOLD, train_seconds: float | None = None,
+             **engine_kw: object) -> Report:
+    """``engine_kw`` go to the engine (``url=`` for ``rasa``); ``train_seconds`` overrides the
+    measured construction time (a Rasa server is trained beforehand)."""
     examples = examples if examples is not None else load_nlu(NLU)
     train, test = split(examples, test_size, seed)
     t0 = time.perf_counter()
-    clf = make_classifier(engine, train, threshold=threshold)
-    train_s = time.perf_counter() - t0
+    clf = make_classifier(engine, train, threshold=threshold, **engine_kw)
+    train_s = time.perf_counter() - t0 if train_seconds is None else train_seconds
     times, predicted = [], []
     for text, _ in test:
         t = time.perf_counter()
@@ -123,11 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=1, help="also report mean/sd over N splits")
     ap.add_argument("--sweep", action="store_true", help="accuracy and rejection vs threshold")
     ap.add_argument("--errors", action="store_true", help="list the misclassified examples")
+    ap.add_argument("--rasa-url", help="--engine rasa: a running server trained on the split")
+    ap.add_argument("--rasa-venv", type=Path,
+                    help="--engine rasa: train on the split and serve with this Rasa venv")
     args = ap.parse_args(argv)
     examples = load_nlu(args.nlu)
     counts = Counter(intent for _, intent in examples)
     print(f"{args.nlu}: {len(examples)} examples, {len(counts)} intents, "
           f"{min(counts.values())}-{max(counts.values())} per intent")
+    if args.engine == "rasa":
+        return main_rasa(args, examples)
     if args.sweep:
         print(f"{'threshold':>9} {'accuracy':>8} {'oos-rej':>7} {'probes':>6} {'false-rej':>9}"
               f"  (mean over {max(args.repeats, 5)} splits)")
@@ -150,6 +167,35 @@ def main(argv: list[str] | None = None) -> int:
             values = [getattr(r, name) for r in rs]
             print(f"{name:16} mean {statistics.mean(values):.3f} sd {statistics.stdev(values):.3f}"
                   f" min {min(values):.3f} over seeds {args.seed}..{args.seed + args.repeats - 1}")
+    return 0
+
+
+def main_rasa(args: argparse.Namespace, examples: list[tuple[str, str]]) -> int:
+    """The built-in figures, then Rasa's on the same split (one seed: training takes ~30 s)."""
+    import tempfile
+
+    from ivr.speech.rasa import RasaServer, train_model
+
+    if not (args.rasa_url or args.rasa_venv):
+        print("--engine rasa needs --rasa-url URL or --rasa-venv PATH", file=sys.stderr)
+        return 2
+    kw = {"seed": args.seed, "test_size": args.test_size, "threshold": args.threshold}
+    print_report(evaluate("builtin", examples, **kw), args.errors)
+    print()
+    if args.rasa_url:
+        print_report(evaluate("rasa", examples, url=args.rasa_url, **kw), args.errors)
+        return 0
+    train, _ = split(examples, args.test_size, args.seed)
+    with tempfile.TemporaryDirectory(prefix="hotline-rasa-") as tmp:
+        t0 = time.perf_counter()
+        model = train_model(args.rasa_venv, train, tmp)
+        train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with RasaServer(args.rasa_venv, model) as server:
+            start_s = time.perf_counter() - t0
+            report = evaluate("rasa", examples, url=server.url, train_seconds=train_s, **kw)
+    print_report(report, args.errors)
+    print(f"rasa server start   {start_s:.1f} s (model load until /model/parse answers)")
     return 0
 
 

@@ -395,7 +395,10 @@ ENGINES: dict[str, EngineFactory] = {
 
 def make_classifier(engine: str, examples: Sequence[tuple[str, str]],
                     **kwargs: Any) -> IntentClassifier:
-    """A classifier by configuration name (``builtin``; adapters register in ``ENGINES``)."""
+    """A classifier by configuration name (``builtin``, ``rasa``; adapters register in
+    ``ENGINES`` when their module is imported)."""
+    if engine == "rasa":
+        import ivr.speech.rasa  # noqa: F401 - registers the engine
     try:
         factory = ENGINES[engine]
     except KeyError:
