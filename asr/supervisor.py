@@ -3,7 +3,7 @@
 * No model configured (``HOTLINE_ASR_MODEL`` unset): nothing is started, one start-up log line
   says the IVR runs keypad-only.
 * A model directory that is not a Vosk model: start-up fails with :class:`ModelError`'s message
-  (as ``hotline.runtime.StartupError``), before any process is started.
+  (as ``AsrStartError``), before any process is started.
 * Otherwise the child runs in its own session (Ctrl-C reaches only the main process), logs to
   ``<data_dir>/logs/asr.log``, and :meth:`AsrService.start` returns once ``GET /health``
   answers. When it dies it is restarted with backoff; nothing else is taken down, and clients
@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import sys
 import time
 import urllib.request
@@ -26,6 +25,11 @@ from typing import Any
 
 from asr.engine import MODEL_SETTING, ModelError, inspect_model_dir
 from hotline.settings import Settings
+
+
+class AsrStartError(RuntimeError):
+    """The ASR service cannot start; the message says why and what to set."""
+
 
 log = logging.getLogger("hotline.asr.supervisor")
 
@@ -106,28 +110,21 @@ class AsrService:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start the service and wait until it answers ``/health``; StartupError if it cannot."""
-        from hotline.runtime import StartupError  # runtime imports this module
-
+        """Start the service and wait until it answers ``/health``; AsrStartError if it cannot."""
         if not self.enabled:
             log.warning(KEYPAD_ONLY)
             return
         try:
             inspect_model_dir(self.settings.asr_model)
         except ModelError as exc:
-            raise StartupError(f"语音识别模型无效 / invalid speech model: {exc}") from exc
-        if not _tcp_port_free(self.host, self.port):
-            raise StartupError(
-                f"端口 {self.host}:{self.port} 已被占用 (ASR service port), "
-                "请停止占用者或设置 HOTLINE_ASR_PORT"
-            )
+            raise AsrStartError(f"语音识别模型无效 / invalid speech model: {exc}") from exc
         self.stopping = False
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         await self._spawn()
         if not await self._wait_health(self.ready_timeout):
             tail = self._log_tail()
             await self.stop()
-            raise StartupError(
+            raise AsrStartError(
                 f"ASR 服务未能启动 (ASR service did not start within "
                 f"{self.ready_timeout:.0f} s; see {self.log_path}): {tail}"
             )
@@ -262,13 +259,3 @@ class AsrService:
                 return log_file.read().decode(errors="replace").strip()
         except OSError:
             return ""
-
-
-def _tcp_port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True

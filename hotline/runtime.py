@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.supervisor import AsrService
+from asr.supervisor import AsrService, AsrStartError
 from business.db import create_schema, make_engine, make_session_factory
 from business.demo import load_demo_data, refresh_demo_outages
 from business.journal import Journal, JournalBusy
@@ -96,6 +96,8 @@ def _check_ports(settings: Settings) -> None:
               (settings.sip_port, socket.SOCK_DGRAM, "HOTLINE_SIP_PORT")]
     wanted += [(port, socket.SOCK_DGRAM, "HOTLINE_WORKER_BASE_PORT")
                for port in settings.worker_ports]
+    if settings.asr_model is not None:
+        wanted.append((settings.asr_port, socket.SOCK_STREAM, "HOTLINE_ASR_PORT"))
     for port, kind, setting in wanted:
         if not _port_free(settings.address, port, kind):
             raise StartupError(f"端口 {settings.address}:{port} 已被占用（是否已有实例在运行？），"
@@ -110,7 +112,10 @@ async def running_product(settings: Settings) -> AsyncIterator[Product]:
     _check_binaries()
     engine, session_factory = await asyncio.to_thread(_open_database, settings)
     asr = AsrService(settings)
-    await asr.start()  # StartupError on a bad model; keypad-only (logged) without one
+    try:
+        await asr.start()  # keypad-only (logged) without a model
+    except AsrStartError as exc:
+        raise StartupError(str(exc)) from exc
     metrics = Metrics()
     try:
         journal = Journal(settings.journal_dir, session_factory)

@@ -6,14 +6,21 @@ Missing tools or packages fail the tests (they are test dependencies), never ski
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from asr.audio import read_wav, silence
+from tests.ports import free_block
+
+REPO = Path(__file__).resolve().parents[2]
 
 AUDIO_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "audio"
 if not AUDIO_DIR.is_dir():  # a clone elsewhere: the shared data next to the repository
@@ -71,3 +78,38 @@ def mandarin() -> Callable[[str], tuple[bytes, int]]:
         return read_wav(path)
 
     return load
+
+
+@pytest.fixture(scope="module")
+def asr_server(ko_model_path: Path) -> Iterator[str]:
+    """``python -m asr.server`` on the Korean model as its own process: its ws:// URL.
+
+    Stopped at the end of the module with SIGTERM, which must exit cleanly (code 0)."""
+    port = free_block(1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asr.server", "--model", str(ko_model_path), "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"ASR service did not start: {proc.stdout.read()[-3000:]}")
+        time.sleep(0.2)
+    yield f"ws://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    assert proc.returncode == 0, proc.stdout.read()[-3000:]

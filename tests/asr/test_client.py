@@ -4,12 +4,7 @@ Korean audio at 8 kHz, streamed in 100 ms chunks)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,31 +18,8 @@ CHUNK = 8000 * 100 // 1000 * 2  # 100 ms at 8 kHz, 16-bit
 
 
 @pytest.fixture(scope="module")
-def service(ko_model_path: Path) -> Iterator[str]:
-    port = free_block(1)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asr.server", "--model", str(ko_model_path), "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"ASR service did not start: {proc.stdout.read()[-3000:]}")
-        time.sleep(0.2)
-    yield f"ws://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+def service(asr_server: str) -> str:
+    return asr_server
 
 
 async def recognise(client: AsrClient, pcm: bytes, **options) -> list[Partial | Final]:

@@ -9,11 +9,8 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,42 +18,13 @@ from websockets.asyncio.client import connect as aconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.ports import free_block
-
 REPO = Path(__file__).resolve().parents[2]
 PHRASES = ["네", "아니요", "안녕하세요", "상담원 연결"]
 
 
 @pytest.fixture(scope="module")
-def server(ko_model_path: Path) -> Iterator[str]:
-    port = free_block(1)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asr.server", "--model", str(ko_model_path), "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"ASR service did not start: {proc.stdout.read()[-3000:]}")
-        time.sleep(0.2)
-    yield f"ws://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    assert proc.returncode == 0, proc.stdout.read()[-3000:]
+def server(asr_server: str) -> str:
+    return asr_server
 
 
 def vosk_client(uri: str, pcm: bytes, config: dict | None, rate: int = 8000) -> list[dict]:

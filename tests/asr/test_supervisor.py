@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.supervisor import AsrService
-from hotline.runtime import StartupError
+from asr.supervisor import AsrService, AsrStartError
 from hotline.settings import Settings
 from ivr.speech.asr_client import AsrClient, AsrUnavailable, Final
 from tests.ports import free_block
@@ -110,7 +109,7 @@ def test_bad_model_dir_fails_startup(tmp_path: Path, layout: str) -> None:
     elif layout == "file":
         model.write_text("not a model")
     asr = AsrService(settings(tmp_path, model))
-    with pytest.raises(StartupError) as info:
+    with pytest.raises(AsrStartError) as info:
         asyncio.run(asr.start())
     message = str(info.value)
     assert "HOTLINE_ASR_MODEL" in message and "vosk-model-small-cn-0.22" in message
@@ -127,7 +126,7 @@ def test_damaged_model_fails_startup_with_log(tmp_path: Path) -> None:
         (model / part).write_text("x")
     asr = AsrService(settings(tmp_path, model))
     started = time.monotonic()
-    with pytest.raises(StartupError, match="could not load the model"):
+    with pytest.raises(AsrStartError, match="could not load the model"):
         asyncio.run(asr.start())
     assert time.monotonic() - started < 30
     assert asr.process is not None and asr.process.returncode == 2
