@@ -104,60 +104,61 @@ def _check_ports(settings: Settings) -> None:
                                f"请停止占用者或设置 {setting}")
 
 
+@contextlib.contextmanager
+def _fails_startup(prefix: str, *errors: type[Exception]) -> Iterator[None]:
+    """A part's start-up error becomes a StartupError with a message for the operator."""
+    try:
+        yield
+    except errors as exc:
+        raise StartupError(f"{prefix}{exc}") from exc
+
+
+async def _stop_journal(stop: asyncio.Event, task: asyncio.Task) -> None:
+    stop.set()
+    await task
+
+
 @contextlib.asynccontextmanager
 async def running_product(settings: Settings) -> AsyncIterator[Product]:
-    """Start every part; on exit hang up what is left and stop everything that was started."""
+    """Start every part; on exit (or a failed start) stop, in reverse, what was started."""
     _check_ports(settings)
     _prepare_dirs(settings)
     _check_binaries()
-    engine, session_factory = await asyncio.to_thread(_open_database, settings)
-    asr = AsrService(settings)
-    try:
-        await asr.start()  # keypad-only (logged) without a model
-    except AsrStartError as exc:
-        raise StartupError(str(exc)) from exc
-    metrics = Metrics()
-    try:
-        journal = Journal(settings.journal_dir, session_factory)
-    except JournalBusy as exc:
-        await asr.stop()
-        raise StartupError(f"数据目录 {settings.data_dir} 已被另一个正在运行的实例使用") from exc
-    synth = EspeakSynthesizer(settings.prompt_cache_dir, voice=settings.tts_voice)
-    try:
-        await synth.start()
-    except TtsUnavailable as exc:
-        await asr.stop()
-        raise StartupError(str(exc)) from exc
-    prompts = PromptBook(settings.prompts_file)
-    flows = FlowRepository(settings.flows_dir, prompts, ACTION_NAMES)
-    controller = IvrController(settings=settings, flows=flows, prompts=prompts, synth=synth,
-                               actions=ActionContext(session_factory, journal), journal=journal,
-                               metrics=metrics)
-    media = MediaServer(settings, controller.on_incoming)
-    stop_journal = asyncio.Event()
-    journal_task = asyncio.create_task(journal.run(stop_journal))
-    try:
-        try:
+    async with contextlib.AsyncExitStack() as started:
+        started.callback(log.info, "热线已停止")
+        engine, session_factory = await asyncio.to_thread(_open_database, settings)
+        started.callback(engine.dispose)
+        with _fails_startup(f"数据目录 {settings.data_dir} 已被另一个正在运行的实例使用: ",
+                            JournalBusy):
+            journal = Journal(settings.journal_dir, session_factory)
+        asr = AsrService(settings)
+        with _fails_startup("", AsrStartError):
+            await asr.start()  # keypad-only (logged) without a model
+        started.push_async_callback(asr.stop)
+        synth = EspeakSynthesizer(settings.prompt_cache_dir, voice=settings.tts_voice)
+        with _fails_startup("", TtsUnavailable):
+            await synth.start()
+        started.push_async_callback(synth.close)
+        stop_journal = asyncio.Event()
+        journal_task = asyncio.create_task(journal.run(stop_journal))
+        started.push_async_callback(_stop_journal, stop_journal, journal_task)
+        metrics = Metrics()
+        prompts = PromptBook(settings.prompts_file)
+        flows = FlowRepository(settings.flows_dir, prompts, ACTION_NAMES)
+        controller = IvrController(settings=settings, flows=flows, prompts=prompts,
+                                   synth=synth, actions=ActionContext(session_factory, journal),
+                                   journal=journal, metrics=metrics)
+        with _fails_startup("IVR 流程或提示音配置有误: ", ConfigError):
             await controller.prepare()
-        except ConfigError as exc:
-            raise StartupError(f"IVR 流程或提示音配置有误: {exc}") from exc
-        try:
+        media = MediaServer(settings, controller.on_incoming)
+        started.push_async_callback(media.stop)
+        started.push_async_callback(controller.hangup_all)  # runs first: records still written
+        with _fails_startup(f"媒体服务无法启动（SIP 端口 {settings.sip_port} 或媒体进程端口"
+                            "可能已被占用）: ", MediaServerError, FrontError):
             await media.start()
-        except (MediaServerError, FrontError) as exc:
-            raise StartupError(f"媒体服务无法启动（SIP 端口 {settings.sip_port} 或媒体进程端口"
-                               f"可能已被占用）: {exc}") from exc
         log.info("热线已启动: sip:95598@%s:%d, http://%s:%d/docs", settings.address,
                  settings.sip_port, settings.address, settings.http_port)
         yield Product(settings, metrics, session_factory, journal, controller, media, asr)
-    finally:
-        await controller.hangup_all()
-        await media.stop()
-        await asr.stop()
-        stop_journal.set()
-        await journal_task
-        await synth.close()
-        engine.dispose()
-        log.info("热线已停止")
 
 
 async def drain_calls(settings: Settings, controller: IvrController, media: MediaServer) -> None:
